@@ -1,7 +1,5 @@
-from pkg_resources import parse_version
 from configparser import ConfigParser
 import setuptools, shlex
-assert parse_version(setuptools.__version__)>=parse_version('36.2')
 
 # nbdev 2 layout: everything is read from settings.ini
 config = ConfigParser(delimiters=['='])
