@@ -32,7 +32,7 @@ setuptools.setup(
     url = cfg['git_url'],
     packages = setuptools.find_packages(),
     include_package_data = True,
-    package_data = {'sakd_nb': ['data/*/*.txt', 'data/*/*/*.txt']},
+    package_data = {'sakd_nb': ['corpus/*/*/*.txt']},
     install_requires = requirements,
     extras_require={ 'dev': dev_requirements },
     dependency_links = cfg.get('dep_links','').split(),

@@ -21,7 +21,7 @@ __all__ = ['FIXTURE_SPECS', 'PRETRAIN_STEPS', 'corpus_dir', 'corpus_files', 'cor
 def corpus_dir()->Path:
     "Folder of the bundled corpus, with `train/` and `validation/` subfolders of .txt files."
     import sakd_nb
-    return Path(sakd_nb.__file__).parent/"data"/"shakespeare"
+    return Path(sakd_nb.__file__).parent/"corpus"/"shakespeare"
 
 def corpus_files(split:str="train")->list[Path]:
     "The .txt files of `split` (`train` or `validation`) of the bundled corpus."
