@@ -98,8 +98,29 @@ def _positive(c, *names):
         v = getattr(c, n)
         if v is not None: check(v > 0, f"{n} must be > 0, got {v}", f"set {n} to a positive number")
 
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "tuple": (tuple, list), "dict": (dict,)}
+
+def _check_types(c):
+    for f in fields(DistillConfig):
+        v, ann = getattr(c, f.name), str(f.type).replace(" ", "")
+        base, optional = ann.split("|")[0], ann.endswith("|None")
+        if v is None:
+            check(optional, f"{f.name} must not be None", f"give {f.name} a {base} value such as {f.default!r}")
+            continue
+        ok = isinstance(v, _TYPES[base]) and not (base in ("int", "float") and isinstance(v, bool))
+        check(ok, f"{f.name} must be {'an' if base == 'int' else 'a'} {base}, got {v!r} ({type(v).__name__})",
+              f"write {f.name} as a {base}" + (" without quotes" if isinstance(v, str) else ""))
+
+def _check_schedules(c):
+    from sakd_nb.router import schedule_weight  # the router owns the schedule grammar
+    comps = {"lm", "kd", "uld", "hidden", "attn", "contrastive"}
+    for k, spec in c.schedules.items():
+        check(k in comps, f"schedules has unknown component `{k}`", _suggest(k, sorted(comps)))
+        schedule_weight(spec, 0.0)
+
 def validate(c:DistillConfig)->DistillConfig:
     "Check every field of `c`; raise `SakdError` naming the first bad one."
+    _check_types(c)
     check(c.kd_kind in KD_KINDS, f"kd_kind `{c.kd_kind}` is not a divergence", _suggest(c.kd_kind, KD_KINDS))
     check(c.cross_tokenizer in CROSS_MODES, f"cross_tokenizer `{c.cross_tokenizer}` is unknown", _suggest(c.cross_tokenizer, CROSS_MODES))
     check(c.precision in PRECISIONS, f"precision `{c.precision}` is unknown", _suggest(c.precision, PRECISIONS))
@@ -114,6 +135,7 @@ def validate(c:DistillConfig)->DistillConfig:
     ws = {n: getattr(c, n) for n in ("w_lm", "w_kd", "w_uld", "w_hidden", "w_attn", "w_contrastive")}
     for n,w in ws.items(): check(w >= 0, f"{n} must be >= 0, got {w}", f"set {n}=0 to turn that loss off")
     check(sum(ws.values()) > 0, "every loss weight is 0, so there is nothing to train", "set w_lm and/or w_kd > 0")
+    _check_schedules(c)
     return c
 
 # %% ../nbs/00_config.ipynb #6678785e
@@ -136,7 +158,7 @@ def config_to_json(c:DistillConfig, path=None)->str:
 
 def config_from_json(src)->DistillConfig:
     "Load a config from a JSON file path or JSON text."
-    p = Path(src) if not str(src).lstrip().startswith("{") else None
+    p = Path(src) if not str(src).lstrip().startswith(("{", "[")) else None
     if p is not None: check(p.exists(), f"config file {p} does not exist", "pass the path of a JSON file written by config_to_json")
     try: d = json.loads(p.read_text() if p is not None else src)
     except json.JSONDecodeError as e: raise SakdError(f"config {p or 'text'} is not valid JSON ({e.msg} at line {e.lineno})", "fix the JSON syntax") from None
