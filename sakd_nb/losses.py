@@ -216,9 +216,16 @@ def _keep(mask, lead, device):
     return torch.ones(math.prod(lead), dtype=torch.bool, device=device) if mask is None else mask.reshape(-1).bool()
 
 # %% ../nbs/03_losses.ipynb #d7390bf6
+def _need_valid(n_valid, num_items, reduction):
+    "A mean over no valid token is a user error unless the batch is a micro-batch of a larger one (`num_items`)."
+    check(reduction != "mean" or num_items is not None or n_valid > 0,
+          "no valid tokens: the mask (or labels) marks every position as padding",
+          "check attention_mask/labels, or pass num_items when this is one micro-batch of an accumulated batch")
+
 def _reduce(rows, keep, lead, reduction="mean", num_items=None, scale=1.0, token_weight=None):
     "Per-row losses -> `none` (lead shape), `sum`, or `mean` over valid rows (or sum/`num_items`)."
     if reduction == "none": return (rows * scale).reshape(lead)
+    if num_items is None: _need_valid(int(keep.sum()), num_items, reduction)
     if token_weight is not None: rows = rows * token_weight.detach().reshape(-1).to(rows)
     total = rows.sum() * scale
     if reduction == "sum": return total
@@ -365,6 +372,7 @@ def _fused_spec(vs, vt, kind="fkl", temperature=1.0, beta=0.5, skew=0.1, top_k=N
 
 def _row_weights(keep, idx, reduction, num_items, scale, token_weight):
     "(n,) fp32 weight of each valid row: scale / count (or / num_items, or 1 for sum), times the token weight."
+    if num_items is None: _need_valid(int(keep.sum()), num_items, reduction)
     den = 1 if reduction == "sum" else (int(keep.sum()) if num_items is None else num_items)
     w = torch.full((idx.numel(),), scale, dtype=torch.float32, device=keep.device)
     if token_weight is not None: w = w * token_weight.detach().reshape(-1)[idx].float()
@@ -545,9 +553,13 @@ def lm_loss(
           f"{tuple(labels.shape)} do not match", "pass (B, L, V) logits and (B, L) labels (unshifted, HF style)")
     check(0 <= label_smoothing < 1, f"label_smoothing must be in [0, 1), got {label_smoothing}", "use 0.0 to 0.2")
     y = labels[:, 1:].reshape(-1)
+    valid = y != -100
+    check(bool(((y[valid] >= 0) & (y[valid] < logits.shape[-1])).all()), f"labels hold ids outside the "
+          f"{logits.shape[-1]}-token vocabulary (max {int(y.max())})", "make labels with the student's tokenizer")
+    if num_items is None: _need_valid(int(valid.sum()), num_items, "mean")
     total = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), y, ignore_index=-100,
                             reduction="sum", label_smoothing=label_smoothing)
-    den = (y != -100).sum() if num_items is None else num_items
+    den = valid.sum() if num_items is None else num_items
     return total / (den.clamp_min(1) if torch.is_tensor(den) else max(den, 1))
 
 # %% ../nbs/03_losses.ipynb #a6dc92c7
