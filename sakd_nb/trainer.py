@@ -106,10 +106,17 @@ def load_state_dict(self:EMA, sd:dict):
         self.shadow[n] = t.to(self.shadow[n].device, torch.float32)
 
 # %% ../nbs/06_trainer.ipynb #89efb598
+def _disk_full(e:OSError)->bool: return e.errno in (errno.ENOSPC, errno.EDQUOT)
+
 def append_jsonl(path, rec:dict):
-    "Append `rec` as one line to `path`, flushed and fsync'd."
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(rec) + "\n"); f.flush(); os.fsync(f.fileno())
+    "Append `rec` as one line to `path`, flushed and fsync'd; a full disk is a `SakdError`."
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(rec) + "\n"); f.flush(); os.fsync(f.fileno())
+    except OSError as e:
+        if not _disk_full(e): raise
+        raise SakdError(f"disk full while appending to {path} (a torn last line is dropped on resume)",
+                        "free disk space, then rerun with --resume: training continues from the last complete checkpoint") from None
 
 def read_jsonl(path)->list[dict]:
     "The records of `path` ([] if missing), without a torn last line."
@@ -213,7 +220,7 @@ def save_checkpoint(root, step:int, write, keep_last:int=2)->Path:
         os.rename(tmp, final); _fsync(root)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
-        if e.errno not in (errno.ENOSPC, errno.EDQUOT): raise
+        if not _disk_full(e): raise
         last = latest_checkpoint(root, warn=False)
         raise SakdError(f"disk full while saving checkpoint step-{step:07d} in {root}; the last complete checkpoint is {last}",
                         "free disk space or lower keep_last, then rerun with --resume") from None
@@ -855,8 +862,14 @@ def save_student(self:Distiller, path=None)->Path:
     self.accelerator.wait_for_everyone()
     if self.is_main:
         tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-        with self.ema.applied(self.student) if self.ema is not None else nullcontext(), quiet_hf():
-            self.student.save_pretrained(tmp); self.student_tok.save_pretrained(tmp)
+        try:
+            with self.ema.applied(self.student) if self.ema is not None else nullcontext(), quiet_hf():
+                self.student.save_pretrained(tmp); self.student_tok.save_pretrained(tmp)
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not _disk_full(e): raise
+            raise SakdError(f"disk full while saving the student to {path}; checkpoints are in {self.out_dir/'checkpoints'}",
+                            "free disk space, then save again (Distiller.save_student) or rerun with --resume") from None
         if path.exists(): shutil.rmtree(path)
         os.rename(tmp, path)
     self.accelerator.wait_for_everyone()
