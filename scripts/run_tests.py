@@ -31,7 +31,7 @@ def record(name, ok, out="", secs=0.0):
 # 1. notebooks and library in sync
 before = git_state()
 rc1, out1, s1 = run([str(BIN/"nbdev_export")]); rc2, out2, s2 = run([str(BIN/"nbdev_clean")])
-rc3, out3, _ = run([sys.executable, "-c", "import sys; sys.argv=['sakd_docs','--readme']; from sakd_nb.docs import sakd_docs; sakd_docs()"])
+rc3, out3, _ = run([str(BIN/"sakd_docs"), "--readme"])
 rc2, out2 = max(rc2, rc3), out2 + out3
 after = git_state()
 ok = rc1 == 0 and rc2 == 0 and before == after
