@@ -20,7 +20,7 @@ from .trainer import MANIFEST, checkpoint_problem, eval_indices, quiet_hf, unpre
 
 # %% auto #0
 __all__ = ['CACHE_VERSION', 'WORLDS', 'teacher_signature', 'data_signature', 'cache_key', 'teacher_rows', 'build_teacher_cache',
-           'memmap_safetensors', 'TeacherCache', 'topk_kd_loss']
+           'memmap_safetensors', 'TeacherCache', 'topk_kd_loss', 'CacheRows']
 
 # %% ../nbs/07_cache.ipynb #e76e53a8
 CACHE_VERSION = 1
@@ -230,10 +230,15 @@ def _plain(kind, beta, skew):
     if kind == "fkl" or (kind == "jsd" and beta == 0) or (kind == "sfkl" and skew == 0): return "fkl"
     if kind == "rkl" or (kind == "jsd" and beta == 1) or (kind == "srkl" and skew == 0): return "rkl"
 
-def _bucket_rows_grad(s, ids, lp, tail, kind, T):
-    "Closed-form (rows (n,), gradient (n, V) w.r.t. `s`) of bucketed forward (`fkl`) or reverse (`rkl`) KL."
-    lsm = torch.log_softmax(s.float()/T, -1)                                  # (n, V) student log-probs
-    lqK = lsm.gather(-1, ids); q = lsm.exp_()                                 # (n, k) log-probs on K; (n, V) probs, in place
+def _bucket_parts(s, ids, lp, tail, kind, T, out=None):
+    "Closed form of bucketed `fkl`/`rkl`: rows (n,), and the gradient w.r.t. `s` as q (n, V) (in `out` if fp32) times row factors f (n,), with K set to vK (n, k)."
+    x = s.float() if T == 1 else s.float()/T                                  # no copy of fp32 logits at T = 1
+    lsm = torch.log_softmax(x, -1, out=out) if out is not None and out.dtype == torch.float32 else torch.log_softmax(x, -1)
+    return _bucket_parts_lsm(lsm, ids, lp, tail, kind, T)
+
+def _bucket_parts_lsm(q, ids, lp, tail, kind, T):
+    "`_bucket_parts` from the student's log-probs at temperature T (n, V), which are turned into its probabilities in place."
+    lqK = q.gather(-1, ids); q = q.exp_()                                     # (n, k) log-probs on K; (n, V) probs, in place
     qK, pK = lqK.exp(), lp.exp()
     if ids.shape[-1] < q.shape[-1]:
         q_t = 1 - qK.sum(-1)                                                  # exact enough unless the tail is small:
@@ -243,12 +248,15 @@ def _bucket_rows_grad(s, ids, lp, tail, kind, T):
     else: q_t = lq_t = lp_t = torch.zeros_like(tail)                           # k covers the vocabulary: no tail bucket
     if kind == "fkl":
         rows = (pK*(lp - lqK)).sum(-1) + tail*(lp_t - lq_t)
-        g = q.mul_((1 - tail/q_t)[:, None]).scatter_(-1, ids, qK - pK)
-    else:
-        dK, d_t = lqK - lp, lq_t - lp_t
-        rows = (qK*dK).sum(-1) + q_t*d_t
-        g = q.mul_((d_t - rows)[:, None]).scatter_(-1, ids, qK*(dK - rows[:, None]))
-    return rows, g.div_(T)
+        return rows, q, (1 - tail/q_t)/T, (qK - pK)/T
+    dK, d_t = lqK - lp, lq_t - lp_t
+    rows = (qK*dK).sum(-1) + q_t*d_t
+    return rows, q, (d_t - rows)/T, qK*(dK - rows[:, None])/T
+
+def _bucket_rows_grad(s, ids, lp, tail, kind, T):
+    "(rows (n,), gradient (n, V) w.r.t. `s`) of bucketed forward (`fkl`) or reverse (`rkl`) KL."
+    rows, q, f, vK = _bucket_parts(s, ids, lp, tail, kind, T)
+    return rows, q.mul_(f[:, None]).scatter_(-1, ids, vK)
 
 # %% ../nbs/07_cache.ipynb #ce136cd1
 class _TopKKD(torch.autograd.Function):
@@ -258,22 +266,31 @@ class _TopKKD(torch.autograd.Function):
         kind, T, beta, skew = spec
         plain, total = _plain(kind, beta, skew), torch.zeros((), device=s.device)
         g = None if not ctx.needs_input_grad[0] else torch.zeros_like(s) if rows is not None else torch.empty_like(s)
+        defer = plain and g is not None and rows is None and g.dtype == torch.float32   # q in `g`, scaled in backward
+        parts = []
         for i in range(0, len(ids), chunk):
             j = slice(i, i + chunk); r = rows[j] if rows is not None else j
             a = (s[r], ids[j], lp[j], tail[j])                                  # the chunk's student rows (a copy when indexed)
-            if plain: v, gc = _bucket_rows_grad(*a, plain, T)
+            if defer: v, _, f, vK = _bucket_parts(*a, plain, T, out=g[j]); parts.append((f, vK))
+            elif plain: v, gc = _bucket_rows_grad(*a, plain, T)
             else:
                 with torch.enable_grad():
                     x = a[0].detach().requires_grad_(); v = _bucket_rows(x, *a[1:], kind, T, beta, skew)
                     gc = torch.autograd.grad(v.sum(), x)[0] if g is not None else None
-            if g is not None: g[r] = gc
+            if g is not None and not defer: g[r] = gc
             total += v.detach().sum()
-        ctx.save_for_backward(g)
+        ctx.g, ctx.parts = g, ((ids, *(torch.cat(x) for x in zip(*parts))) if parts else None)
         return total
-    @staticmethod
-    def backward(ctx, go):
-        g, = ctx.saved_tensors
-        return g*go, None, None, None, None, None, None
+
+# %% ../nbs/07_cache.ipynb #d3ce1f71
+def _topk_backward(ctx, go):
+    g, ctx.g = ctx.g, None
+    check(g is not None, "the top-k KD loss was backpropagated twice (its gradient buffer is rescaled in place)", "pass retain_graph=False")
+    if ctx.parts is None: return g.mul_(go), None, None, None, None, None, None
+    ids, f, vK = ctx.parts
+    return g.mul_((f*go)[:, None]).scatter_(-1, ids, vK*go), None, None, None, None, None, None
+
+_TopKKD.backward = staticmethod(_topk_backward)
 
 # %% ../nbs/07_cache.ipynb #6fb677a1
 def topk_kd_loss(student_logits:torch.Tensor, # (N, V) student logits at the aligned positions, or (M, V) with `rows`
@@ -293,12 +310,16 @@ def topk_kd_loss(student_logits:torch.Tensor, # (N, V) student logits at the ali
 @patch
 def kd_loss(self:TeacherCache, student_logits:torch.Tensor, index:torch.Tensor, top_k:int|None=None, rows=None, **kw)->torch.Tensor:
     "`topk_kd_loss` of student logits (N aligned rows, or `rows` of them) against the cached teacher of training chunks `index`."
+    ids, lp, tail = self._rows_for(index, len(rows) if rows is not None else len(student_logits), top_k, student_logits.device)
+    return topk_kd_loss(student_logits, ids, lp, tail, rows=rows, **kw)
+
+@patch
+def _rows_for(self:TeacherCache, index:torch.Tensor, n:int, top_k:int|None, device)->tuple:
+    "(ids, log-probs, tail) of training chunks `index` on `device`, checked against the `n` aligned positions; top-k beyond `top_k` folded into the tail."
     ids, lp, tail = self.train_rows(index.tolist())
-    n = len(rows) if rows is not None else len(student_logits)
     check(len(ids) == n, f"the cache has {len(ids)} rows for a batch with {n} aligned positions", "rebuild the cache for this data")
     if top_k is not None and top_k < self.k: tail, ids, lp = tail + lp[:, top_k:].exp().sum(-1), ids[:, :top_k], lp[:, :top_k]
-    d = student_logits.device
-    return topk_kd_loss(student_logits, ids.to(d), lp.to(d), tail.to(d), rows=rows, **kw)
+    return ids.to(device), lp.to(device), tail.to(device)
 
 @patch
 def teacher_rows(self:TeacherCache, index:torch.Tensor)->torch.Tensor:
@@ -306,6 +327,30 @@ def teacher_rows(self:TeacherCache, index:torch.Tensor)->torch.Tensor:
     ids, lp, tail = self.train_rows(index.tolist())
     fill = (tail.clamp_min(1e-30).log() - math.log(self.vocab - self.k)) if self.k < self.vocab else torch.full_like(tail, -1e4)
     return fill[:, None].expand(-1, self.vocab).clone().scatter_(1, ids, lp)*self.temperature   # (N, V)
+
+# %% ../nbs/07_cache.ipynb #63513ce2
+class CacheRows:
+    "KD targets at the N aligned rows for `losses.lm_kd_loss`, from a teacher cache: top-k ids (N, k), their log-probs, the tail mass (N,)."
+    def __init__(self, ids, lp, tail, kind="fkl", temperature=1.0, beta=0.5, skew=0.1):
+        self.ids, self.lp, self.tail, self.kind, self.T, self.beta, self.skew = ids, lp.float(), tail.float(), kind, temperature, beta, skew
+        self.plain = _plain(kind, beta, skew); self.closed = self.plain is not None
+    def rows_and_grad(self, j:slice, s=None, lq=None, out=None):
+        "Losses of rows `j` and their gradient: in place of the student's log-probs `lq` (closed form), or from logits `s` into `out`."
+        a = (self.ids[j], self.lp[j], self.tail[j])
+        if lq is not None: v, q, f, vK = _bucket_parts_lsm(lq, *a, self.plain, self.T); return v, q.mul_(f[:, None]).scatter_(-1, a[0], vK)
+        if out is None: return _bucket_rows(s, *a, self.kind, self.T, self.beta, self.skew), None
+        if self.plain: v, g = _bucket_rows_grad(s, *a, self.plain, self.T)
+        else:
+            with torch.enable_grad():
+                x = s.detach().requires_grad_(); v = _bucket_rows(x, *a, self.kind, self.T, self.beta, self.skew)
+                v, g = v.detach(), torch.autograd.grad(v.sum(), x)[0]
+        return v, out.copy_(g)
+    def check(self, rows): pass                  # the cached numbers were checked when the teacher ran
+
+@patch
+def kd_rows(self:TeacherCache, index:torch.Tensor, n:int, top_k:int|None=None, device=None, **kw)->CacheRows:
+    "The cached teacher of training chunks `index` at their `n` aligned positions, for `lm_kd_loss` (kw: kind, temperature, beta, skew)."
+    return CacheRows(*self._rows_for(index, n, top_k, device), **kw)
 
 # %% ../nbs/07_cache.ipynb #051e56bf
 @patch

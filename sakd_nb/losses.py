@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from .config import SakdError, check, KD_KINDS, _suggest
 
 # %% auto #0
-__all__ = ['PROJ_EPS', 'divergence_rows', 'KDSpec', 'kd_loss', 'kd_loss_from_hidden', 'uld_loss', 'HiddenProjector',
-           'LogitProjector', 'uniform_layer_map', 'hidden_loss', 'attention_loss', 'contrastive_loss', 'lm_loss',
-           'distill_losses']
+__all__ = ['PROJ_EPS', 'CPU_CHUNK_VALUES', 'divergence_rows', 'KDSpec', 'kd_loss', 'kd_loss_from_hidden', 'uld_loss',
+           'HiddenProjector', 'LogitProjector', 'uniform_layer_map', 'hidden_loss', 'attention_loss',
+           'contrastive_loss', 'lm_loss', 'KDRows', 'lm_kd_loss', 'distill_losses']
 
 # %% ../nbs/03_losses.ipynb #238b1a7b
 def _kl(la, lb, a):
@@ -68,6 +68,14 @@ def _log_probs_from_probs(p):
     p = p / p.sum(-1, keepdim=True).clamp_min(1e-30)
     return torch.log(p + PROJ_EPS) - math.log1p(p.shape[-1] * PROJ_EPS)
 
+# %% ../nbs/03_losses.ipynb #95a73ccc
+def _smooth_(p, nonneg:bool=False):
+    "`_log_probs_from_probs` for fresh fp32 rows `p` (c, V) that we own: smoothed in place; returns (probs, log-probs)."
+    if not nonneg: p.clamp_min_(0)
+    c1 = 1 + p.shape[-1] * PROJ_EPS
+    p.mul_(p.sum(-1, keepdim=True).clamp_min_(1e-30).mul_(c1).reciprocal_()).add_(PROJ_EPS / c1)   # (p/sum + eps) / c1
+    return p, p.log()
+
 # %% ../nbs/03_losses.ipynb #ebaa340d
 def _topk_buckets(lq, lp, k:int, mode:str="teacher"):
     "Keep the teacher's top-`k` ids (or their union with the student's) and merge the rest into one tail bucket per side."
@@ -95,16 +103,27 @@ class _RowLoss:
         return rows.detach(), (g if out is None else out.copy_(g))
 
 # %% ../nbs/03_losses.ipynb #d88f5472
+def _one_to_one(vm)->bool:
+    "True for a map that sends each teacher id wholly to one student id (a `VocabMap` with `student_of`): weights 1, linear."
+    return getattr(vm, "student_of", None) is not None
+
 class KDSpec(_RowLoss):
     "Settings that turn a chunk of student and teacher logits into per-row divergences."
     def __init__(self, kind="fkl", temperature=1.0, beta=0.5, skew=0.1, top_k=None, top_k_mode="teacher", vocab_map=None):
         self.kind, self.T, self.beta, self.skew = kind, temperature, beta, skew
         self.top_k, self.mode, self.vocab_map = top_k, top_k_mode, vocab_map
     def student(self, s): return _scaled(s, self.T).log_softmax(-1)
+    def teacher_pair(self, t):
+        "(log-probs, probs or None) of the teacher in the student's vocabulary: (c, Vt) logits -> (c, Vs), fp32."
+        x, vm = _scaled(t, self.T), self.vocab_map
+        if vm is None: return x.log_softmax(-1), None
+        if not _one_to_one(vm): return _smooth_(vm.project(x.softmax(-1)).float())[::-1]
+        e = torch.sub(x, x.amax(-1, keepdim=True)).exp_()   # a sum of exponentials per student id: `_smooth_` normalizes
+        p, lp = _smooth_(x.new_zeros(len(e), vm.student_size).index_add_(1, vm.student_of.to(e.device), e), nonneg=True)
+        return lp, p
     def teacher(self, t):
         "Teacher log-probs in the student's vocabulary: (c, Vt) logits -> (c, Vs)."
-        if self.vocab_map is None: return _scaled(t, self.T).log_softmax(-1)
-        return _log_probs_from_probs(self.vocab_map.project(_scaled(t, self.T).softmax(-1)))
+        return self.teacher_pair(t)[0]
     def rows(self, s, t):
         lq, lp, valid = self.student(s), self.teacher(t), None
         if self.top_k: lq, lp, valid = _topk_buckets(lq, lp, self.top_k, self.mode)
@@ -121,12 +140,14 @@ def _plain_kind(spec):
 def _kd_rows_and_grad(self, s, t, out=None):
     kind = _plain_kind(self)
     if kind is None: return _RowLoss.rows_and_grad(self, s, t, out)
-    return self.closed_form(kind, self.student(s), self.teacher(t), out)
+    lp, p = self.teacher_pair(t)
+    return self.closed_form(kind, self.student(s), lp, out, p)
 
-def _kd_closed_form(self, kind, lq, lp, out=None):
-    "Rows and student-logit gradient of plain fkl/rkl from fresh log-probs `lq`, `lp` (c, V), overwritten in place."
+def _kd_closed_form(self, kind, lq, lp, out=None, p=None):
+    "Rows and student-logit gradient of plain fkl/rkl from fresh log-probs `lq`, `lp` (c, V) (and `p` = exp(lp) if known), overwritten in place."
     if kind == "fkl":                                                # rows = Σ p(log p - log q); grad = q - p
-        p = lp.exp(); rows = lp.sub_(lq).mul_(p).sum(-1)
+        if p is None: p = lp.exp()
+        rows = lp.sub_(lq).mul_(p).sum(-1)
         g = torch.sub(lq.exp_(), p, out=out) if out is not None else lq.exp_().sub_(p)
     else:                                                            # rows = Σ q(log q - log p); grad = q(log q - log p - rows)
         q = lq.exp(); dq = lp.neg_().add_(lq).mul_(q); rows = dq.sum(-1)
@@ -201,9 +222,17 @@ def _chunked_backward(ctx, g_rows):
 _ChunkedRows.backward = staticmethod(_chunked_backward)
 
 # %% ../nbs/03_losses.ipynb #c6338145
+CPU_CHUNK_VALUES = 2**18   # on a CPU, one chunk holds at most this many logits of the wider model (1 MiB of fp32), 32 rows at least
+
+def _chunk_rows(chunk_size:int, student, teacher)->int:
+    "`chunk_size`, lowered on a CPU so that a chunk of the wider side holds at most `CPU_CHUNK_VALUES` values (and >= 32 rows)."
+    if student.device.type != "cpu": return chunk_size
+    return min(chunk_size, max(32, CPU_CHUNK_VALUES // max(student.shape[-1], teacher.shape[-1])))
+
+# %% ../nbs/03_losses.ipynb #782c23c7
 def _rows(student, teacher, loss, keep, chunk_size=None):
     "(N,) per-row losses, 0 where `keep` (N,) is False: chunked through `_ChunkedRows`, or one autograd graph."
-    if chunk_size: return _ChunkedRows.apply(student, teacher.detach(), loss, keep.cpu(), int(chunk_size))
+    if chunk_size: return _ChunkedRows.apply(student, teacher.detach(), loss, keep.cpu(), _chunk_rows(int(chunk_size), student, teacher))
     N = keep.numel()
     s, t = student.reshape(N, -1), teacher.detach().reshape(N, -1)
     if not keep.all(): s, t = _zero_rows(s, keep), _zero_rows(t, keep)
@@ -298,7 +327,8 @@ def _fused_chunk(loss, h, W, b, ht, Wt, bt, w, grads):
     t = lambda: F.linear(ht, Wt, bt)
     if all(g is None for g in grads): return loss.rows(s(), t())
     kind = _plain_kind(loss)                                     # closed form: each logits tensor dies once its log-probs exist
-    rows, g = loss.closed_form(kind, loss.student(s()), loss.teacher(t())) if kind else loss.rows_and_grad(s(), t())
+    if kind: lq = loss.student(s()); lp, p = loss.teacher_pair(t()); rows, g = loss.closed_form(kind, lq, lp, p=p)
+    else: rows, g = loss.rows_and_grad(s(), t())
     g.mul_(w[:, None])                                           # (c, Vs) d loss / d logits
     gh, gW, gb = grads
     if gh is not None: gh.copy_(g.to(W.dtype) @ W)
@@ -542,25 +572,126 @@ def contrastive_loss(
     return (F.cross_entropy(logits, y) + F.cross_entropy(logits.t(), y)) / 2
 
 # %% ../nbs/03_losses.ipynb #5afa2270
+def _log_probs_ce(x, y, eps:float=0.0, out=None):
+    "(Cross-entropy (n,) of logits rows `x` (n, V) against targets `y` (n,), 0 where y is -100; their fp32 log-probs, in `out` if given)."
+    lsm = torch.log_softmax(x.float(), -1, out=out)
+    rows = -lsm.gather(-1, y.clamp_min(0)[:, None])[:, 0]
+    if eps: rows = (1 - eps) * rows - eps / lsm.shape[-1] * lsm.sum(-1)
+    return rows.masked_fill_(y == -100, 0.), lsm
+
+def _ce_grad_(lsm, y, eps:float=0.0):
+    "The cross-entropy's gradient w.r.t. the logits, in place of the log-probs `lsm` (n, V): q - (1-eps)·onehot(y) - eps/V, 0 where y is -100."
+    g = lsm.exp_()
+    if eps: g.sub_(eps / g.shape[-1])
+    g.scatter_add_(-1, y.clamp_min(0)[:, None], torch.full((len(y), 1), eps - 1., device=g.device))
+    return g.index_fill_(0, (y == -100).nonzero().squeeze(1), 0.)
+
+def _next_targets(labels):
+    "(B·L,) the target each position predicts: HF labels shifted left, -100 at the last position of each sequence."
+    return torch.cat([labels[:, 1:], labels.new_full((len(labels), 1), -100)], 1).reshape(-1)
+
+# %% ../nbs/03_losses.ipynb #d5ac9f6b
+class _LMKD(torch.autograd.Function):
+    "Sums of the cross-entropy over all rows and of a KD over rows `rows`, from one log-softmax and into one gradient buffer."
+    @staticmethod
+    def forward(ctx, logits, y, rows, kd, eps, chunk, kd_chunk):
+        M, V, want = y.numel(), logits.shape[-1], ctx.needs_input_grad[0]
+        x = logits.reshape(M, V)                                           # a view of the trainer's contiguous logits
+        G = torch.empty(M, V, dtype=torch.float32, device=logits.device)   # the log-probs, then the gradient
+        lm = torch.cat([_log_probs_ce(x[i:i + chunk], y[i:i + chunk], eps, out=G[i:i + chunk])[0] for i in range(0, M, chunk)])
+        kd_sum, Gk = _kd_part(x, G, rows, kd, kd_chunk, want) if kd is not None else (lm.new_zeros(()), None)
+        if want:
+            for i in range(0, M, chunk): _ce_grad_(G[i:i + chunk], y[i:i + chunk], eps)
+        ctx.G, ctx.Gk, ctx.rows, ctx.shape, ctx.dtype = G if want else None, Gk, rows, logits.shape, logits.dtype
+        return lm.sum(), kd_sum
+
+# %% ../nbs/03_losses.ipynb #5c389338
+def _kd_part(x, G, rows, kd, chunk:int, want:bool):
+    "(Sum of the KD rows, their gradient (N, V) or None): from the log-probs in `G` when the KD reads them (closed form, T = 1), else from logits `x`."
+    share, N = kd.closed and kd.T == 1, rows.numel()
+    Gk = G.index_select(0, rows) if share else torch.empty(N, G.shape[1], device=G.device) if want else None
+    vals = G.new_zeros(N)
+    for i in range(0, N, chunk):
+        j = slice(i, i + chunk)
+        if share: vals[j] = kd.rows_and_grad(j, lq=Gk[j])[0]
+        else: vals[j] = kd.rows_and_grad(j, s=x.index_select(0, rows[j]), out=Gk[j] if want else None)[0]
+    kd.check(vals)
+    return vals.sum(), Gk
+
+def _lmkd_backward(ctx, g_lm, g_kd):
+    G, ctx.G = ctx.G, None
+    check(G is not None, "the LM loss was backpropagated twice (its gradient buffer is rescaled in place)", "pass retain_graph=False")
+    G.mul_(g_lm)
+    if ctx.Gk is None: pass
+    elif G.device.type == "cpu": G.index_add_(0, ctx.rows, ctx.Gk, alpha=float(g_kd))   # the KD rows land in the same buffer
+    else: G.index_add_(0, ctx.rows, ctx.Gk.mul_(g_kd))                                  # (no device sync for the scale)
+    return G.view(ctx.shape).to(ctx.dtype), None, None, None, None, None, None
+
+_LMKD.backward = staticmethod(_lmkd_backward)
+
+# %% ../nbs/03_losses.ipynb #66d7179a
+def _check_lm(logits, labels, label_smoothing):
+    check(logits.dim() == 3 and labels.shape == logits.shape[:2], f"logits {tuple(logits.shape)} and labels "
+          f"{tuple(labels.shape)} do not match", "pass (B, L, V) logits and (B, L) labels (unshifted, HF style)")
+    check(0 <= label_smoothing < 1, f"label_smoothing must be in [0, 1), got {label_smoothing}", "use 0.0 to 0.2")
+    y = _next_targets(labels)
+    valid = y != -100
+    check(bool(((y[valid] >= 0) & (y[valid] < logits.shape[-1])).all()), f"labels hold ids outside the "
+          f"{logits.shape[-1]}-token vocabulary (max {int(y.max())})", "make labels with the student's tokenizer")
+    return y, valid
+
+def _mean(total, count, num_items):
+    den = count if num_items is None else num_items
+    return total / (den.clamp_min(1) if torch.is_tensor(den) else max(den, 1))
+
+# %% ../nbs/03_losses.ipynb #93dbc3f4
 def lm_loss(
     logits:torch.Tensor,                   # (B, L, V) student logits
     labels:torch.Tensor,                   # (B, L) HF labels: the input ids with -100 where nothing is predicted
     label_smoothing:float=0.0,             # label smoothing of the cross-entropy
     num_items:int|torch.Tensor|None=None,  # target tokens of the whole accumulated batch (labels != -100 after the shift)
+    chunk_size:int|None=None,              # rows per chunk (default: all at once)
 )->torch.Tensor:
     "Next-token cross-entropy in fp32: labels are shifted here, -100 is ignored; mean over targets or sum/num_items."
-    check(logits.dim() == 3 and labels.shape == logits.shape[:2], f"logits {tuple(logits.shape)} and labels "
-          f"{tuple(labels.shape)} do not match", "pass (B, L, V) logits and (B, L) labels (unshifted, HF style)")
-    check(0 <= label_smoothing < 1, f"label_smoothing must be in [0, 1), got {label_smoothing}", "use 0.0 to 0.2")
-    y = labels[:, 1:].reshape(-1)
-    valid = y != -100
-    check(bool(((y[valid] >= 0) & (y[valid] < logits.shape[-1])).all()), f"labels hold ids outside the "
-          f"{logits.shape[-1]}-token vocabulary (max {int(y.max())})", "make labels with the student's tokenizer")
+    y, valid = _check_lm(logits, labels, label_smoothing)
     if num_items is None: _need_valid(int(valid.sum()), num_items, "mean")
-    total = F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]).float(), y, ignore_index=-100,
-                            reduction="sum", label_smoothing=label_smoothing)
-    den = valid.sum() if num_items is None else num_items
-    return total / (den.clamp_min(1) if torch.is_tensor(den) else max(den, 1))
+    chunk = int(chunk_size or max(y.numel(), 1))
+    total = _LMKD.apply(logits, y, None, None, label_smoothing, chunk, chunk)[0]
+    return _mean(total, valid.sum(), num_items)
+
+# %% ../nbs/03_losses.ipynb #2ce35148
+class KDRows:
+    "KD targets at the N aligned rows for `lm_kd_loss`: the teacher's logits there (N, Vt) and the `KDSpec` that compares them."
+    def __init__(self, spec:KDSpec, teacher:torch.Tensor):
+        self.spec, self.t, self.T = spec, teacher.detach(), spec.T
+        self.kind = _plain_kind(spec); self.closed = self.kind is not None
+    def rows_and_grad(self, j:slice, s=None, lq=None, out=None):
+        "Losses of rows `j` and their gradient: in place of the student's log-probs `lq` (closed form), or from logits `s` into `out`."
+        if lq is not None:
+            lp, p = self.spec.teacher_pair(self.t[j])
+            rows, g = self.spec.closed_form(self.kind, lq, lp, None, p)
+            return rows, (g if g.data_ptr() == lq.data_ptr() else lq.copy_(g))
+        return (self.spec.rows(s, self.t[j]), None) if out is None else self.spec.rows_and_grad(s, self.t[j], out)
+    def check(self, rows): _check_teacher(rows, lambda idx: self.t[idx])
+
+# %% ../nbs/03_losses.ipynb #9b9f61f8
+def lm_kd_loss(
+    logits:torch.Tensor,                   # (B, L, V) student logits
+    labels:torch.Tensor,                   # (B, L) HF labels, as for `lm_loss`
+    rows:torch.Tensor,                     # (N,) long: flat positions b*L + l of the aligned rows the KD reads
+    kd,                                    # the KD targets at those rows: `KDRows(KDSpec(...), teacher (N, Vt))` or a cache's
+    label_smoothing:float=0.0,             # of the cross-entropy
+    lm_items:int|torch.Tensor|None=None,   # as `lm_loss`'s num_items
+    kd_items:int|torch.Tensor|None=None,   # as `kd_loss`'s num_items (default: N)
+    t2_scale:bool=False,                   # multiply the KD by temperature**2
+    chunk_size:int|None=None,              # rows per chunk (default: all at once; for the KD rows capped on a CPU, as in `kd_loss`)
+)->tuple:                                  # (lm, kd): `lm_loss(logits, labels)` and `kd_loss` of the rows
+    "`lm_loss` of all positions and the KD of rows `rows`, computed together: one log-softmax and one gradient buffer."
+    y, valid = _check_lm(logits, labels, label_smoothing)
+    if lm_items is None: _need_valid(int(valid.sum()), lm_items, "mean")
+    chunk = int(chunk_size or max(y.numel(), 1))
+    lm, kd_sum = _LMKD.apply(logits, y, rows.to(logits.device), kd, label_smoothing, chunk, _chunk_rows(chunk, logits, getattr(kd, "t", logits)))
+    return _mean(lm, valid.sum(), lm_items), _mean(kd_sum * (kd.T ** 2 if t2_scale else 1.0), rows.numel(), kd_items)
 
 # %% ../nbs/03_losses.ipynb #a6dc92c7
 def distill_losses(

@@ -272,8 +272,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from .models import cache_root, load_model, load_tokenizer
 from .align import VocabMap, real_vocab_size, slice_logits
-from .losses import (HiddenProjector, LogitProjector, attention_loss, contrastive_loss, distill_losses, hidden_loss,
-                            kd_loss, kd_loss_from_hidden, lm_loss, uld_loss)
+from .losses import (HiddenProjector, KDRows, KDSpec, LogitProjector, attention_loss, contrastive_loss, distill_losses,
+                            hidden_loss, kd_loss, kd_loss_from_hidden, lm_kd_loss, lm_loss, uld_loss)
 from .router import AdaptiveRouter, StudentCapacityEstimator, apply_schedules, router_loss
 from .data import DistillDataset, ResumableSampler, build_datasets
 
@@ -464,19 +464,35 @@ def _student_forward(self:Distiller, b):
 @torch.no_grad()
 def _teacher_forward(self:Distiller, b):
     if self.teacher is None: return None
-    c = self.config
+    c, rows = self.config, self._head_rows()     # True: the teacher's head meets the aligned rows only; None: not checked yet
     return self.teacher(input_ids=b["teacher_input_ids"], attention_mask=b["teacher_attention_mask"], output_attentions=c.w_attn > 0,
-                        output_hidden_states=c.w_hidden > 0 or c.w_contrastive > 0 or self.fused or self.mode == "projector",
-                        **({"logits_to_keep": 1} if self.fused else {}))
+                        output_hidden_states=c.w_hidden > 0 or c.w_contrastive > 0 or self.fused or self.mode == "projector" or rows is not False,
+                        **({"logits_to_keep": 1} if self.fused or rows else {}))
 
 # %% ../nbs/06_trainer.ipynb #f8d6d77c
 @patch
+def _head_rows(self:Distiller)->bool|None:
+    "Whether the logit losses apply the teacher's head to the aligned rows only (None: not checked yet, in this run's first step)."
+    if self.fused or self.mode == "projector" or not isinstance(self.teacher.get_output_embeddings(), nn.Linear): return False
+    return getattr(self, "_head_ok", None)
+
+@patch
+@torch.no_grad()
+def _head_at(self:Distiller, h):
+    "Teacher logits (n, Vt) of last hidden states `h` (n, Ht); padded vocabulary rows are not computed."
+    head, V = self.teacher.get_output_embeddings(), real_vocab_size(self.teacher_tok)
+    return F.linear(h, head.weight[:V], None if head.bias is None else head.bias[:V])
+
+@patch
 def _teacher_rows(self:Distiller, t_out, b:dict):
     "(N, Vt) teacher logits at the N aligned student positions of `b` (padded vocabulary rows dropped)."
-    t, m = t_out.logits, b["align_mask"]
-    bi, si = m.nonzero(as_tuple=True)
-    rows = bi*t.shape[1] + (si if self.same else b["t_index"][bi, si])             # flat teacher positions, (N,)
-    return slice_logits(t.flatten(0, 1).index_select(0, rows), self.teacher_tok)   # whole rows copied, then sliced
+    bi, si = b["align_mask"].nonzero(as_tuple=True)
+    rows = bi*b["teacher_input_ids"].shape[1] + (si if self.same else b["t_index"][bi, si])    # flat teacher positions, (N,)
+    at = lambda: self._head_at(t_out.hidden_states[-1].flatten(0, 1).index_select(0, rows))   # the head on those rows only
+    if self._head_rows(): return at() if _finite(t_out.logits) else at()*math.nan
+    t = slice_logits(t_out.logits.flatten(0, 1).index_select(0, rows), self.teacher_tok)   # whole rows copied, then sliced
+    if self._head_rows() is None: self._head_ok = torch.equal(at(), t)
+    return t
 
 # %% ../nbs/06_trainer.ipynb #e9587de6
 def _finite(x)->bool: return x is None or bool(torch.isfinite(x.sum(dtype=torch.float32)))
@@ -497,13 +513,16 @@ def _components(self:Distiller, b:dict, n:dict, w:dict)->dict:
     s_out = self._student_forward(b)
     t_out = self._teacher_forward(b) if any(k in _READS_TEACHER for k in w) else None   # e.g. KD scheduled to start later
     s = None if self.fused else slice_logits(s_out.logits, self.student_tok)   # (B, Ls, Vs): padded rows dropped
-    comps = {"lm": lm_loss(s, b["labels"], c.label_smoothing, num_items=n["lm"])} if "lm" in w else {}
+    one_pass = self._one_pass(w)                                                 # lm and kd together: `_lm_kd`
+    lm = lambda: {"lm": lm_loss(s, b["labels"], c.label_smoothing, num_items=n["lm"])} if "lm" in w else {}
+    comps = {} if one_pass else lm()
     logits = ("kd" in w or "uld" in w) and t_out is not None and not self.fused and self.mode != "projector"
     t = self._teacher_rows(t_out, b) if logits else None                         # (N, Vt)
     if not self._teacher_finite(t, t_out):   # NaN with a graph through the student, as DDP needs
         nan = (s if s is not None else s_out.hidden_states[-1]).float().sum()*math.nan
-        return comps | {k: nan for k in w if k in _READS_TEACHER}
-    if "kd" in w or "uld" in w: comps |= self._kd(s, s_out, t_out, t, b, n, w)
+        return (lm() if one_pass else comps) | {k: nan for k in w if k in _READS_TEACHER}
+    if one_pass: comps |= self._lm_kd(s, t, b, n)
+    elif "kd" in w or "uld" in w: comps |= self._kd(s, s_out, t_out, t, b, n, w)
     comps |= self._features(s_out, t_out, b, n, w)
     return comps
 
@@ -541,6 +560,22 @@ def _kd(self:Distiller, s, s_out, t_out, t, b:dict, n:dict, w:dict)->dict:
     elif c.router: out |= self._routed_kd(sr, t, vm, n, {**kw, "top_k": c.top_k})
     else: out["kd"] = kd_loss(sr, t, None, num_items=n["kd"], vocab_map=vm, top_k=c.top_k, **kw)
     return out
+
+# %% ../nbs/06_trainer.ipynb #121fefde
+@patch
+def _one_pass(self:Distiller, w:dict)->bool:
+    "True when `lm` and the logit `kd` can share one log-softmax of the student's logits (`lm_kd_loss`): no ULD, router or fused heads."
+    return "lm" in w and "kd" in w and "uld" not in w and not (self.fused or self.config.router) and self.mode in ("same", "vocabmap")
+
+@patch
+def _lm_kd(self:Distiller, s, t, b:dict, n:dict)->dict:
+    "`lm` and `kd` of micro-batch `b` in one pass over the student's logits `s`; `t` holds the teacher's rows (None with a cache)."
+    c, rows = self.config, b["align_mask"].flatten().nonzero().squeeze(1)    # flat positions of the aligned rows
+    kw = dict(kind=c.kd_kind, temperature=c.temperature, beta=c.beta, skew=c.skew)
+    kd = (self.cache.kd_rows(b["index"], len(rows), c.top_k, s.device, **kw) if self.cache is not None
+          else KDRows(KDSpec(**kw, top_k=c.top_k, vocab_map=self.vocab_map), t))
+    lm, kd = lm_kd_loss(s, b["labels"], rows, kd, c.label_smoothing, n["lm"], n["kd"], c.t2_scale, c.chunk_size)
+    return {"lm": lm, "kd": kd}
 
 # %% ../nbs/06_trainer.ipynb #a321950a
 @patch
