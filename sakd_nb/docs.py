@@ -25,8 +25,10 @@ def reader_view(nb):
         if c.cell_type == "code":
             d = _directives(c.source)
             if "hide" in d or "default_exp" in d or "exporti" in d: continue
+            echo = not any(l.replace(" ", "") == "#|echo:false" for l in c.source.splitlines())
             c.source = "\n".join(l for l in c.source.splitlines() if not l.startswith("#|")).strip()
             if not c.source: continue
+            if not echo: c.metadata["transient"] = {"remove_source": True}  # nbconvert shows only the output
         keep.append(c)
     nb.cells = keep
     return nb
