@@ -9,10 +9,17 @@ from nbclient import NotebookClient
 
 os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
 os.environ.pop("MPLBACKEND", None)  # inline figures, not Agg
+def _no_eval(c): return c.cell_type == "code" and any(l.replace(" ", "") == "#|eval:false" for l in c.source.splitlines())
+
 for p in sys.argv[1:]:
     nb, t = nbformat.read(p, as_version=4), time.time()
+    skip = [c for c in nb.cells if _no_eval(c)]   # GPU/internet cells: nbclient skips this tag
+    for c in skip: c.metadata.setdefault("tags", []).append("skip-execution")
     NotebookClient(nb, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": os.path.dirname(os.path.abspath(p))}}).execute()
+    for c in skip:
+        c.metadata["tags"].remove("skip-execution")
+        if not c.metadata["tags"]: del c.metadata["tags"]
     nbformat.write(nb, p)
     imgs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     print(f"{p}: {time.time() - t:.0f}s, {imgs} images, {os.path.getsize(p) // 1024} KB", flush=True)
