@@ -77,7 +77,7 @@ def run_variants(a, threads):
     for v in VARIANTS:
         opts = dict(tokens=a.tokens, vocab=a.vocab, hs=a.hs, ht=a.ht, chunk=chunk, fused_chunk=a.fused_chunk,
                     threads=threads, repeats=a.repeats)
-        cmd = [sys.executable, __file__, "--variant", v] + [f"--{k.replace('_', '-')}={x}" for k, x in opts.items()]
+        cmd = [sys.executable, __file__, "--variant", v] + [f"--{k.replace('_', '-')}={x}" for k, x in opts.items() if x is not None]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         res[v] = r = json.loads(out.strip().splitlines()[-1])
         print(f"  {v:13s} loss {r['loss']:.6f}  time {r['time_s']:6.2f} s (cpu {r['cpu_s']:6.2f} s)  "
@@ -88,14 +88,19 @@ def run_variants(a, threads):
                   chunked_cpu_ratio=q("kd_chunked", "naive_logits", "cpu_s"),
                   fused_mem_ratio=q("fused_hidden", "naive_hidden", "added"),
                   fused_peak_rss_ratio=q("fused_hidden", "naive_hidden", "peak_rss"),
+                  fused_peak_vs_logits_ratio=q("fused_hidden", "naive_logits", "peak_rss"),
                   fused_time_ratio=q("fused_hidden", "naive_hidden", "time_s"),
                   fused_cpu_ratio=q("fused_hidden", "naive_hidden", "cpu_s"))
     for k, v in ratios.items():
         tgt = f"  (target <= {TARGETS[k]:.2f}: {'met' if v <= TARGETS[k] else 'MISSED'})" if k in TARGETS else ""
         print(f"  {k:21s} {v:.3f}{tgt}")
-    return dict(chunk=chunk, fused_chunk=a.fused_chunk, results=res, ratios=ratios)
+    from sakd_nb.losses import fused_chunk_rows
+    return dict(chunk=chunk, fused_chunk=fused_chunk_rows(a.vocab, a.fused_chunk), results=res, ratios=ratios)
 
-TARGETS = dict(chunked_mem_ratio=0.35, chunked_time_ratio=1.0, fused_mem_ratio=0.20)
+# The fused target is on the total peak (the whole process: interpreter, inputs and all) against the naive path from the
+# same inputs, hidden states and heads, as Liger's benchmark compares. fused_peak_vs_logits_ratio, against the naive loss
+# on logits that already exist (whose 2.3 GiB of inputs are not in the fused process at all), is printed for reference.
+TARGETS = dict(chunked_mem_ratio=0.35, chunked_time_ratio=1.0, fused_peak_rss_ratio=0.20)
 
 def run_all(a):
     import torch
@@ -118,7 +123,7 @@ if __name__ == "__main__":
     p.add_argument("--hs", type=int, default=576, help="student hidden width (SmolLM2-135M)")
     p.add_argument("--ht", type=int, default=1024, help="teacher hidden width")
     p.add_argument("--chunk", type=int, default=None, help="kd_loss chunk_size (rows); default 32 with 2 threads, 8 with 1")
-    p.add_argument("--fused-chunk", type=int, default=256, help="kd_loss_from_hidden chunk_size (rows)")
+    p.add_argument("--fused-chunk", type=int, default=None, help="kd_loss_from_hidden chunk_size (rows); default: its own (fused_chunk_rows)")
     p.add_argument("--threads", default="2,1", help="torch thread counts to run, comma-separated (at most 2 here)")
     p.add_argument("--repeats", type=int, default=2, help="forward+backward runs per variant; the fastest is reported")
     p.add_argument("--variant", choices=VARIANTS, help="internal: run one variant in this process")

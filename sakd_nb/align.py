@@ -439,14 +439,18 @@ def project(self:VocabMap, p:torch.Tensor)->torch.Tensor:
     if self.student_of is not None:
         out = x.new_zeros(len(x), self.student_size).index_add_(1, self.student_of.to(x.device), x)
     else:
-        m = torch.sparse_coo_tensor(self.indices.flip(0), self.values.float(), (self.student_size, self.teacher_size))
-        out = torch.sparse.mm(m.coalesce().to(x.device), x.T).T        # (Vs, Vt) @ (Vt, N)
+        m = self.__dict__.get("_sparse")                                 # built once per device, not per call
+        if m is None or m.device != x.device:
+            m = torch.sparse_coo_tensor(self.indices.flip(0), self.values.float(), (self.student_size, self.teacher_size))
+            m = self._sparse = m.coalesce().to(x.device)
+        out = torch.sparse.mm(m, x.T).T                                   # (Vs, Vt) @ (Vt, N)
     return out.reshape(*p.shape[:-1], self.student_size)
 
 @patch
 def to(self:VocabMap, device)->VocabMap:
     "Move the index tensors to `device` (in place; returns self)."
     self.indices, self.values, self.exact = self.indices.to(device), self.values.to(device), self.exact.to(device)
+    self.__dict__.pop("_sparse", None)
     if self.student_of is not None: self.student_of = self.student_of.to(device)
     return self
 

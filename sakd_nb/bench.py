@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 import torch
 from fastcore.script import call_parse
+from .align import real_vocab_size
 from .config import SakdError, _suggest, check, preset
 
 # %% auto #0
@@ -113,8 +114,8 @@ def run_method(method:str,            # a key of `METHODS`
     c = replace(c, eval_every=c.max_steps)
     try:
         t0, c0 = time.perf_counter(), time.process_time()
-        d = Distiller(c, student=student_init(c.student, seed), progress=False, **p)
-        if vmap == "truncate": d.vocab_map = TruncationMap(d.vocab_map.teacher_size, d.vocab_map.student_size)
+        vm = TruncationMap(real_vocab_size(p["teacher_tok"]), real_vocab_size(p["student_tok"])) if vmap == "truncate" else None
+        d = Distiller(c, student=student_init(c.student, seed), progress=False, vocab_map=vm, **p)
         d.fit(); e = d.last_eval
         return dict(method=method, pair=pair, seed=seed, steps=d.step, val_bpb=e["val_bpb"], val_loss=e["val_loss"],
                     teacher_bpb=e["teacher_bpb"], top1_agree=e["top1_agree"], skipped=d.skipped,
@@ -307,7 +308,8 @@ def _get(d, *path):
     return d
 
 _KD = (("chunked_mem_ratio", "chunked `kd_loss` memory / naive"), ("chunked_time_ratio", "chunked `kd_loss` time / naive"),
-       ("fused_mem_ratio", "`kd_loss_from_hidden` memory / naive"), ("fused_time_ratio", "`kd_loss_from_hidden` time / naive"))
+       ("fused_mem_ratio", "`kd_loss_from_hidden` added memory / naive"),
+       ("fused_peak_rss_ratio", "`kd_loss_from_hidden` total peak / naive"), ("fused_time_ratio", "`kd_loss_from_hidden` time / naive"))
 
 def speed_rows(R:dict)->list[tuple]:
     "(benchmark, measure, value, target) rows from the `kd`, `step` and `align` results in `R` (from `load_results`)."

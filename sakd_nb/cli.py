@@ -11,7 +11,7 @@ from fastcore.script import Param, call_parse, store_true
 from .config import DistillConfig, SakdError, check, config_from_dict, preset as get_preset, _suggest
 
 # %% auto #0
-__all__ = ['parse_value', 'parse_overrides', 'make_config', 'train', 'train_ddp', 'sakd_train']
+__all__ = ['parse_value', 'parse_overrides', 'make_config', 'train', 'train_ddp', 'memory_lines', 'sakd_train']
 
 # %% ../nbs/09_cli.ipynb #fc9e15b3
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -86,7 +86,7 @@ def train_ddp(config:DistillConfig, num_processes:int=2, resume=False, overwrite
 
 # %% ../nbs/09_cli.ipynb #c3b101a6
 def _say(*lines):
-    if int(os.environ.get("RANK", "0")) == 0: print(*lines, sep="\n", flush=True)
+    if lines and int(os.environ.get("RANK", "0")) == 0: print(*lines, sep="\n", flush=True)
 
 def _one_line_warnings():
     "Warnings as one `sakd_train: warning:` line each, without the source line Python adds."
@@ -101,6 +101,26 @@ def _summary(d)->list:
             f"  val_bpb {fmt(e.get('val_bpb'))} (teacher {fmt(e.get('teacher_bpb'))}), val_loss {fmt(e.get('val_loss'))}, top-1 agreement {fmt(e.get('top1_agree'))}",
             f"  student: {out/'student'}", f"  report:  {getattr(d, 'report_path', None) or 'not drawn'}",
             f"  metrics: {out/'metrics.jsonl'}, {out/'eval.jsonl'}; checkpoints: {out/'checkpoints'}"]
+
+# %% ../nbs/09_cli.ipynb #480a4b67
+def memory_lines(cfg:DistillConfig,          # the run about to start
+                 gpu_gb:float|None=None,     # GPU memory in GiB; default: the current CUDA device's (none: no lines)
+                )->list:                     # `sakd_train:` lines to print
+    "The `plan_memory` verdict for a GPU run: one line when it fits, plus a warning with the fix when it does not."
+    if gpu_gb is None:
+        import torch
+        if not torch.cuda.is_available(): return []
+        gpu_gb = torch.cuda.mem_get_info()[1] / 2**30
+    from sakd_nb.memory import GiB, plan_memory
+    try: plan = plan_memory(cfg, gpu_gb)
+    except SakdError as e: return [f"sakd_train: warning: no memory plan: {e}"]
+    out = [f"sakd_train: memory plan {plan.total/GiB:.2f} GiB of {plan.budget/GiB:.2f} GiB usable on this {gpu_gb:.1f} GiB GPU"
+           f" (batch_size={plan.batch_size}, chunk_size={plan.chunk_size})"]
+    if plan.fits: return out
+    r = plan.recommended
+    fix = (" ".join(f"--set {k}={v}" for k, v in r.items()) + f" ({plan.rec_total/GiB:.2f} GiB, same global batch)" if r
+           else "a smaller teacher or student, a shorter block_size, or a teacher cache (--cache)")
+    return out + [f"sakd_train: warning: the run may not fit in GPU memory. Fix: {fix}"]
 
 # %% ../nbs/09_cli.ipynb #6de0663b
 _RAN = False
@@ -126,6 +146,7 @@ def sakd_train(preset:str="tiny",       # preset: tiny, tiny-same, p100-smollm, 
         cfg = make_config(preset, config, {k: v for k, v in flags.items() if v is not None} | parse_overrides(set))
         _one_line_warnings()
         _say(f"sakd_train: {cfg.teacher} -> {cfg.student} on {cfg.data}, {cfg.max_steps} steps, into {cfg.out_dir}")
+        _say(*memory_lines(cfg))
         _say(*_summary(train(cfg, resume=resume, overwrite=overwrite)))
     except SakdError as e:
         print(f"sakd_train: error: {e}", file=sys.stderr); sys.exit(2)

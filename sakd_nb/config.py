@@ -81,7 +81,6 @@ class DistillConfig:
     early_stop_warmup:int = 0                  # steps before early stopping may trigger
     max_nonfinite:int = 20                     # consecutive non-finite steps before stopping
     cache_dir:str|None = None                  # teacher top-k cache; training then needs no teacher
-    num_workers:int = 0                        # DataLoader workers
 
 # %% ../nbs/00_config.ipynb #70ca819d
 KD_KINDS = ("fkl", "rkl", "jsd", "sfkl", "srkl", "tvd", "akl")

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from .config import SakdError, check, KD_KINDS, _suggest
 
 # %% auto #0
-__all__ = ['PROJ_EPS', 'CPU_CHUNK_VALUES', 'divergence_rows', 'KDSpec', 'kd_loss', 'kd_loss_from_hidden', 'uld_loss',
-           'HiddenProjector', 'LogitProjector', 'uniform_layer_map', 'hidden_loss', 'attention_loss',
-           'contrastive_loss', 'lm_loss', 'KDRows', 'lm_kd_loss', 'distill_losses']
+__all__ = ['PROJ_EPS', 'CPU_CHUNK_VALUES', 'FUSED_CHUNK_VALUES', 'divergence_rows', 'KDSpec', 'kd_loss', 'fused_chunk_rows',
+           'kd_loss_from_hidden', 'uld_loss', 'HiddenProjector', 'LogitProjector', 'uniform_layer_map', 'hidden_loss',
+           'attention_loss', 'contrastive_loss', 'lm_loss', 'KDRows', 'lm_kd_loss', 'distill_losses']
 
 # %% ../nbs/03_losses.ipynb #238b1a7b
 def _kl(la, lb, a):
@@ -234,7 +234,7 @@ def _rows(student, teacher, loss, keep, chunk_size=None):
     "(N,) per-row losses, 0 where `keep` (N,) is False: chunked through `_ChunkedRows`, or one autograd graph."
     if chunk_size: return _ChunkedRows.apply(student, teacher.detach(), loss, keep.cpu(), _chunk_rows(int(chunk_size), student, teacher))
     N = keep.numel()
-    s, t = student.reshape(N, -1), teacher.detach().reshape(N, -1)
+    s, t = student.reshape(N, student.shape[-1]), teacher.detach().reshape(N, teacher.shape[-1])   # (N may be 0)
     if not keep.all(): s, t = _zero_rows(s, keep), _zero_rows(t, keep)
     rows = loss.rows(s, t)
     _check_teacher(rows.detach(), lambda idx: t[idx])
@@ -360,6 +360,16 @@ class _FusedHeads(torch.autograd.Function):
         out = [None if x is None else x.mul_(g).to(d) for x, d in zip(grads, ctx.dtypes)]
         return (*out, None, None, None, None, None, None)
 
+# %% ../nbs/03_losses.ipynb #720bf6e4
+FUSED_CHUNK_VALUES = 2**24   # fused path: one chunk's fp32 logits of the wider model hold at most this many values (64 MiB)
+
+def fused_chunk_rows(
+    vocab:int,                 # the wider vocabulary of the two heads
+    chunk_size:int|None=None,  # the caller's rows per chunk (None: 1,024)
+)->int:                        # rows per chunk of `kd_loss_from_hidden`
+    "`chunk_size` capped so one chunk's logits hold at most `FUSED_CHUNK_VALUES` values; 16 rows at least unless asked for fewer."
+    return min(int(chunk_size or 1024), max(16, FUSED_CHUNK_VALUES // vocab))
+
 # %% ../nbs/03_losses.ipynb #12becb96
 def kd_loss_from_hidden(
     student_hidden:torch.Tensor,           # (B, L, Hs) or (N, Hs) student last hidden states (after the final norm)
@@ -369,7 +379,7 @@ def kd_loss_from_hidden(
     mask:torch.Tensor|None=None,           # (B, L) bool: positions that count
     teacher_bias:torch.Tensor|None=None,   # (Vt,) teacher head bias, if any
     student_bias:torch.Tensor|None=None,   # (Vs,) student head bias, if any
-    chunk_size:int|None=None,              # rows per chunk; None means 256
+    chunk_size:int|None=None,              # rows per chunk at most (None: 1,024), capped by `fused_chunk_rows`
     num_items:int|torch.Tensor|None=None,  # valid tokens of the whole accumulated batch: returns sum / num_items
     t2_scale:bool=False,                   # multiply by temperature**2
     reduction:str="mean",                  # `mean` or `sum` (per-position values need the logits path)
@@ -387,7 +397,7 @@ def kd_loss_from_hidden(
     w = _row_weights(keep, idx, reduction, num_items, spec.T ** 2 if t2_scale else 1.0, token_weight)
     hs, ht = student_hidden.reshape(-1, student_hidden.shape[-1])[idx], teacher_hidden.detach().reshape(-1, teacher_hidden.shape[-1])[idx]
     tb = None if teacher_bias is None else teacher_bias.detach()
-    return _FusedHeads.apply(hs, student_head, student_bias, ht, teacher_head.detach(), tb, w, spec, int(chunk_size or 256))
+    return _FusedHeads.apply(hs, student_head, student_bias, ht, teacher_head.detach(), tb, w, spec, fused_chunk_rows(max(vs, vt), chunk_size))
 
 # %% ../nbs/03_losses.ipynb #a6fe689a
 def _check_fused(hs, Ws, ht, Wt):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import torch
 from fastcore.basics import patch
 from .config import DistillConfig, SakdError, check
+from .losses import fused_chunk_rows
 
 # %% auto #0
 __all__ = ['KNOWN_MODELS', 'GiB', 'ModelShape', 'shape_from_config', 'model_shape', 'shape_of_module', 'activation_bytes',
@@ -130,6 +131,7 @@ def _logits(c:DistillConfig, t:ModelShape, s:ModelShape, B:int, chunk:int|None, 
     T, same = c.block_size, c.cross_tokenizer == "same" or (c.cross_tokenizer == "auto" and t.vocab == s.vocab)
     rows = B*T if chunk is None else min(chunk, B*T)  # rows the KD loss materialises at once
     full = not _fused(c, t, s)
+    if not full: rows = fused_chunk_rows(max(s.vocab, t.vocab), rows)   # the fused path caps its own chunks (chapter 03)
     return {"student logits": B*T*s.vocab*(ab + 4 + 4) if full else 0,  # model output, fp32 log-softmax the LM loss keeps, its gradient
             "teacher logits": 0 if c.cache_dir or not full else B*T*t.vocab*ab*(1 if same else 2),  # output (+ gathered at student positions)
             "loss chunks": rows*(s.vocab + t.vocab)*4*3 + (0 if same else rows*s.vocab*4)}  # fp32 logits, softmax, gradient (+ projection)

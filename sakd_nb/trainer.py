@@ -287,8 +287,9 @@ class Distiller:
                  callbacks=(),                        # objects with some of the `CALLBACK_EVENTS` methods
                  resume=False,                        # True: newest complete checkpoint in `out_dir` (if any); or a checkpoint path
                  overwrite:bool=False,                # start over in an `out_dir` that already holds a run
-                 progress:bool|None=None):            # progress bar; default: in notebooks and terminals, never in tests
-        self.config = validate(config)
+                 progress:bool|None=None,             # progress bar; default: in notebooks and terminals, never in tests
+                 vocab_map=None):                     # teacher -> student vocabulary map (default: `VocabMap.build` of the tokenizers)
+        self.config, self._vocab_map = validate(config), vocab_map
         self.out_dir, self.callbacks, self.progress = Path(config.out_dir), list(callbacks), progress
         self._setup_accelerator()
         self._setup_models(teacher, student, teacher_tok, student_tok)
@@ -339,6 +340,12 @@ def _setup_data(self:Distiller, train_ds, val_ds):
     self.val_idx, self._skip = eval_indices(len(val_ds), c, self.world), {}   # global: each process evaluates its share
 
 # %% ../nbs/06_trainer.ipynb #da0f139d
+def _check_map_sizes(vm, teacher_tok, student_tok):
+    "A vocabulary map must span both real vocabularies (padded logit rows are sliced off before it)."
+    vt, vs = real_vocab_size(teacher_tok), real_vocab_size(student_tok)
+    check((vm.teacher_size, vm.student_size) == (vt, vs), f"vocab_map maps {vm.teacher_size} -> {vm.student_size} tokens, "
+          f"but the teacher's tokenizer has {vt} and the student's {vs}", "build it for these tokenizers: VocabMap.build(teacher_tok, student_tok)")
+
 @patch
 def _setup_objective(self:Distiller):
     c = self.config
@@ -346,7 +353,10 @@ def _setup_objective(self:Distiller):
     self.cache = self._open_cache() if c.cache_dir else None
     self.vocab_map = None
     if not self.same and self.cache is None:
-        self.vocab_map = VocabMap.build(self.teacher_tok, self.student_tok).to(self.device)   # cached on disk
+        self.vocab_map = (self._vocab_map or VocabMap.build(self.teacher_tok, self.student_tok)).to(self.device)   # built maps are cached on disk
+        _check_map_sizes(self.vocab_map, self.teacher_tok, self.student_tok)
+    else: check(self._vocab_map is None, "vocab_map= was given but nothing uses it: " + ("the tokenizers are the same" if self.same else
+                "the teacher cache already holds teacher rows in the student's vocabulary"), "drop vocab_map=" + ("" if self.same else ", or drop cache_dir"))
     check(not c.router or self.mode in ("same", "vocabmap"), f"router=True mixes forward and reverse KL, which cross_tokenizer={self.mode} does not compute",
           "use cross_tokenizer='auto' (or 'vocabmap') with the router")
     self.fused = self.same and self.teacher is not None and not c.router and c.w_uld == 0 and c.w_lm == 0

@@ -7,7 +7,8 @@ import os, sys, time
 import nbformat
 from nbclient import NotebookClient
 
-os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+# no "Loading weights" progress widgets in the pages: they would be stored as widget state, not as anything readable
+os.environ.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false", HF_HUB_DISABLE_PROGRESS_BARS="1")
 os.environ.pop("MPLBACKEND", None)  # inline figures, not Agg
 def _no_eval(c): return c.cell_type == "code" and any(l.replace(" ", "") == "#|eval:false" for l in c.source.splitlines())
 
@@ -20,6 +21,7 @@ for p in sys.argv[1:]:
     for c in skip:
         c.metadata["tags"].remove("skip-execution")
         if not c.metadata["tags"]: del c.metadata["tags"]
+    nb.metadata.pop("widgets", None)
     nbformat.write(nb, p)
     imgs = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
     print(f"{p}: {time.time() - t:.0f}s, {imgs} images, {os.path.getsize(p) // 1024} KB", flush=True)
