@@ -305,9 +305,9 @@ def kd_loss(
     skew:float=0.1,                        # sfkl/srkl: DistiLLM's lambda
     chunk_size:int|None=None,              # rows per chunk, gradient computed in forward; None: one autograd graph
     top_k:int|None=None,                   # keep only the teacher's top-k ids, plus one tail bucket for the rest
-    top_k_mode:str="teacher",              # `teacher`'s top-k ids, or the `union` of both models' top-k
     t2_scale:bool=False,                   # multiply by temperature**2 (Hinton); off by default, as in TRL and DSKD
     num_items:int|torch.Tensor|None=None,  # valid tokens of the whole accumulated batch: returns sum / num_items
+    top_k_mode:str="teacher",              # `teacher`'s top-k ids, or the `union` of both models' top-k
     vocab_map=None,                        # `.project(p (..., Vt)) -> (..., Vs)`, e.g. a VocabMap: cross-tokenizer KD
     reduction:str="mean",                  # `mean` over valid tokens, `sum`, or `none`: per-position values, 0 where masked
     token_weight:torch.Tensor|None=None,   # (B, L) detached per-position weights (e.g. a router's) for mean and sum
