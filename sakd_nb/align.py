@@ -420,6 +420,7 @@ class VocabMap:
     exact:torch.Tensor       # (Vt,) bool: teacher token matched exactly (special tokens: by role)
     teacher_tok:object = field(default=None, repr=False)
     student_tok:object = field(default=None, repr=False)
+    _sparse:object = field(default=None, init=False, repr=False, compare=False)   # (Vs, Vt) sparse matrix of a spread map, per device
 
     def __post_init__(self):
         t, s = self.indices
@@ -437,18 +438,17 @@ def project(self:VocabMap, p:torch.Tensor)->torch.Tensor:
     if self.student_of is not None:
         out = x.new_zeros(len(x), self.student_size).index_add_(1, self.student_of.to(x.device), x)
     else:
-        m = self.__dict__.get("_sparse")                                 # built once per device, not per call
-        if m is None or m.device != x.device:
+        if self._sparse is None or self._sparse.device != x.device:     # built once per device, not per call
             m = torch.sparse_coo_tensor(self.indices.flip(0), self.values.float(), (self.student_size, self.teacher_size))
-            m = self._sparse = m.coalesce().to(x.device)
-        out = torch.sparse.mm(m, x.T).T                                   # (Vs, Vt) @ (Vt, N)
+            self._sparse = m.coalesce().to(x.device)
+        out = torch.sparse.mm(self._sparse, x.T).T                       # (Vs, Vt) @ (Vt, N)
     return out.reshape(*p.shape[:-1], self.student_size)
 
 @patch
 def to(self:VocabMap, device)->VocabMap:
     "Move the index tensors to `device` (in place; returns self)."
     self.indices, self.values, self.exact = self.indices.to(device), self.values.to(device), self.exact.to(device)
-    self.__dict__.pop("_sparse", None)
+    self._sparse = None
     if self.student_of is not None: self.student_of = self.student_of.to(device)
     return self
 
